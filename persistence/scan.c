@@ -142,11 +142,18 @@ int journal_shard_timer_scan (journal_t *self, uint32_t shard, journal_entry_fn 
     return s_scan (self, shard, shard + 1, 't', s_timer_entry, &scan);
 }
 
-int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
+//  What s_event_walk does with each stream it meets: its name (len bytes,
+//  borrowed from the iterator's key: copy what is kept) in shard. It
+//  writes into seek (KEYS_STREAM_MAX bytes) the key to go on from, and
+//  returns its length; *rc gets non-zero to stop the walk.
+typedef size_t (s_walk_fn) (void *arg, uint32_t shard, const char *name, size_t len, uint8_t *seek,
+                            int *rc);
+
+//  Walks the event keys of every shard, stream by stream (or further,
+//  as step says). A key that does not parse is skipped with a warning.
+//  Returns 0, step's code, or SHOAL_EIO.
+static int s_event_walk (journal_t *self, s_walk_fn *step, void *arg)
 {
-    assert (self);
-    assert (fn);
-    char stream[SHOAL_ADDRESS_MAX + 1];
     uint8_t seek[KEYS_STREAM_MAX];
     int rc = journal_enter (self);
     if (rc)
@@ -169,13 +176,7 @@ int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
                 leveldb_iter_next (it);
                 continue;
             }
-            memcpy (stream, name, stream_len);
-            stream[stream_len] = '\0';
-            rc = fn (arg, stream);
-            //  The next stream: stream 0x01 sorts after every event key of
-            //  stream and before any longer stream name (a name has no NUL).
-            size_t seek_len = keys_stream_key (seek, shard, 'e', stream, stream_len, true);
-            seek[seek_len - 1] = 0x01;
+            size_t seek_len = step (arg, shard, name, stream_len, seek, &rc);
             leveldb_iter_seek (it, (const char *) seek, seek_len);
         }
     }
@@ -184,48 +185,60 @@ int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
     return rc < 0 ? rc : 0;
 }
 
+typedef struct {
+    journal_stream_fn *fn;
+    void *arg;
+} stream_walk_t;
+
+static size_t s_stream_step (void *arg, uint32_t shard, const char *name, size_t len, uint8_t *seek,
+                             int *rc)
+{
+    stream_walk_t *walk = arg;
+    char stream[SHOAL_ADDRESS_MAX + 1];
+    memcpy (stream, name, len);
+    stream[len] = '\0';
+    *rc = walk->fn (walk->arg, stream);
+    //  The next stream: stream 0x01 sorts after every event key of stream
+    //  and before any longer stream name (a name has no NUL).
+    size_t seek_len = keys_stream_key (seek, shard, 'e', stream, len, true);
+    seek[seek_len - 1] = 0x01;
+    return seek_len;
+}
+
+int journal_stream_scan (journal_t *self, journal_stream_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    stream_walk_t walk = {fn, arg};
+    return s_event_walk (self, s_stream_step, &walk);
+}
+
+typedef struct {
+    journal_type_fn *fn;
+    void *arg;
+} type_walk_t;
+
+static size_t s_type_step (void *arg, uint32_t shard, const char *name, size_t len, uint8_t *seek,
+                           int *rc)
+{
+    type_walk_t *walk = arg;
+    const char *slash = memchr (name, '/', len);
+    size_t type_len = slash ? (size_t) (slash - name) : len;
+    if (slash && type_len)
+        *rc = walk->fn (walk->arg, name, type_len);
+    //  Past every stream of the type: "type/" + 1 is "type0" (a stream
+    //  with no '/': past it, as s_stream_step).
+    size_t seek_len = keys_stream_key (seek, shard, 'e', name, slash ? type_len + 1 : len, !slash);
+    seek[seek_len - 1] = slash ? '/' + 1 : 0x01;
+    return seek_len;
+}
+
 int journal_type_scan (journal_t *self, journal_type_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    uint8_t seek[KEYS_STREAM_MAX];
-    int rc = journal_enter (self);
-    if (rc)
-        return rc;
-    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->read);
-    for (uint32_t shard = 0; rc == 0 && shard < self->shards; shard++) {
-        uint8_t prefix[KEYS_TAG_SIZE];
-        keys_tag_key (prefix, shard, 'e');
-        leveldb_iter_seek (it, (const char *) prefix, KEYS_TAG_SIZE);
-        while (rc == 0 && leveldb_iter_valid (it)) {
-            size_t key_len;
-            const char *key = leveldb_iter_key (it, &key_len);
-            if (!keys_has_prefix (key, key_len, prefix, KEYS_TAG_SIZE))
-                break;
-            const char *name = key + KEYS_TAG_SIZE;
-            size_t name_len = key_len - KEYS_TAG_SIZE;
-            const char *nul = memchr (name, 0, name_len);
-            size_t stream_len = nul ? (size_t) (nul - name) : name_len;
-            if (stream_len == 0 || stream_len > SHOAL_ADDRESS_MAX) {
-                s_skip_bad_key ("event", (const uint8_t *) key, key_len);
-                leveldb_iter_next (it);
-                continue;
-            }
-            const char *slash = memchr (name, '/', stream_len);
-            size_t len = slash ? (size_t) (slash - name) : stream_len;
-            if (slash && len)
-                rc = fn (arg, name, len);
-            //  Past every stream of the type: "type/" + 1 is "type0" (a
-            //  stream with no '/': past it, as journal_stream_scan).
-            size_t seek_len =
-                keys_stream_key (seek, shard, 'e', name, slash ? len + 1 : len, !slash);
-            seek[seek_len - 1] = slash ? '/' + 1 : 0x01;
-            leveldb_iter_seek (it, (const char *) seek, seek_len);
-        }
-    }
-    rc = journal_iter_close (it, rc);
-    journal_leave (self);
-    return rc < 0 ? rc : 0;
+    type_walk_t walk = {fn, arg};
+    return s_event_walk (self, s_type_step, &walk);
 }
 
 typedef struct {

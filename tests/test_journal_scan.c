@@ -436,6 +436,69 @@ static void test_stream_scan (void **state)
     assert_int_equal (first.count, 2);
 }
 
+//  Collects the types a type scan finds (len bytes each), up to 16.
+typedef struct {
+    size_t count;
+    char type[16][SHOAL_TYPE_MAX + 1];
+} types_t;
+
+static int s_collect_type (void *arg, const char *type, size_t len)
+{
+    types_t *types = arg;
+    if (types->count < 16)
+        snprintf (types->type[types->count], SHOAL_TYPE_MAX + 1, "%.*s", (int) len, type);
+    types->count++;
+    return 0;
+}
+
+//  How many times the scan said type.
+static int s_type_said (const types_t *types, const char *type)
+{
+    int said = 0;
+    for (size_t i = 0; i < types->count && i < 16; i++)
+        said += strcmp (types->type[i], type) == 0;
+    return said;
+}
+
+//  The types of the streams, once per shard that holds one of theirs: a
+//  type that is a prefix of another's ("acc" of "account") told apart, a
+//  stream with no '/' passed over, and streams of many events skipped.
+static void test_type_scan (void **state)
+{
+    fixture_t *fixture = *state;
+    journal_t *journal = fixture->journal;
+    types_t types = {0};
+    assert_int_equal (journal_type_scan (journal, s_collect_type, &types), 0);
+    assert_int_equal (types.count, 0);
+    journal_batch_t *batch = journal_batch_new (journal);
+    const char *names[] = {"account/a", "acc/x", "transfer/t1", "plain"};
+    for (int i = 0; i < 4; i++)
+        for (int n = 0; n < 50; n++)
+            assert_int_equal (journal_append_one (batch, names[i], JOURNAL_ANY, "E", n, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    assert_int_equal (journal_type_scan (journal, s_collect_type, &types), 0);
+    assert_int_equal (types.count, 3);
+    assert_int_equal (s_type_said (&types, "account"), 1);
+    assert_int_equal (s_type_said (&types, "acc"), 1);
+    assert_int_equal (s_type_said (&types, "transfer"), 1);
+    //  Two streams of a type in one shard: said once for the shard.
+    char other[32] = "";
+    for (int n = 0; !other[0]; n++) {
+        char name[32];
+        snprintf (name, sizeof name, "account/b%d", n);
+        if (journal_shard (journal, name) == journal_shard (journal, "account/a"))
+            snprintf (other, sizeof other, "%s", name);
+    }
+    batch = journal_batch_new (journal);
+    assert_int_equal (journal_append_one (batch, other, JOURNAL_ANY, "E", 1, NULL), 0);
+    assert_int_equal (journal_batch_commit (batch), 0);
+    journal_batch_destroy (&batch);
+    memset (&types, 0, sizeof types);
+    assert_int_equal (journal_type_scan (journal, s_collect_type, &types), 0);
+    assert_int_equal (s_type_said (&types, "account"), 1);
+}
+
 static void test_prune (void **state)
 {
     fixture_t *fixture = *state;
@@ -482,6 +545,7 @@ int main (void)
         cmocka_unit_test_setup_teardown (test_timer_scan_order, journal_setup, journal_teardown),
         cmocka_unit_test_setup_teardown (test_prune, journal_setup, journal_teardown),
         cmocka_unit_test_setup_teardown (test_stream_scan, journal_setup, journal_teardown),
+        cmocka_unit_test_setup_teardown (test_type_scan, journal_setup, journal_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
