@@ -82,6 +82,19 @@ bool journal_holds_store (const char *dir)
     return journal_dir_state (dir, &state) == 0 && (state.current || state.data_files > 0);
 }
 
+int journal_store_owner (const char *dir, uid_t *uid)
+{
+    if (!journal_holds_store (dir))
+        return SHOAL_ENOTFOUND;
+    struct stat st;
+    char lock[PATH_MAX];
+    snprintf (lock, sizeof lock, "%s/LOCK", dir);
+    if (stat (lock, &st) != 0 && stat (dir, &st) != 0)
+        return SHOAL_ENOTFOUND;
+    *uid = st.st_uid;
+    return 0;
+}
+
 //  The last line of dir's LevelDB info LOG that mentions a corruption,
 //  which names the damaged file, or NULL. The caller frees it with free().
 static char *s_corruption_line (const char *dir)

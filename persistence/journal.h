@@ -33,6 +33,8 @@
 #include "shard.h"
 #include "shoal_base.h"
 
+#include <sys/types.h>
+
 #define JOURNAL_ANY (-1)    //  expected version: append whatever the version
 #define JOURNAL_NO_STREAM 0 //  expected version: the stream must not exist
 #define JOURNAL_ID_SIZE 16
@@ -381,6 +383,12 @@ int journal_disk (journal_t *self, journal_disk_t *disk);
 //  a table or a log file; the store may be damaged (no CURRENT). False if
 //  dir is absent, unreadable or holds none of them. Can't fail.
 bool journal_holds_store (const char *dir);
+
+//  The user the store in dir belongs to, into *uid: its LOCK file's (the
+//  node's user makes it), else the directory's (a store that lost its
+//  LOCK). Returns 0, or SHOAL_ENOTFOUND if dir holds no store (as
+//  journal_holds_store) or cannot be read.
+int journal_store_owner (const char *dir, uid_t *uid);
 
 //  Asked by journal_repair before it changes anything: true to go on.
 typedef bool (journal_confirm_fn) (const char *dir, void *arg);

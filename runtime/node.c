@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -304,6 +305,23 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         *error = zsys_sprintf ("the data directory's path is %zu bytes, past %d: give a shorter "
                                "one (a symbolic link to it will do)",
                                strlen (self->data_dir), SHOAL_DATA_DIR_MAX);
+        shoal_node_destroy (&self);
+        return NULL;
+    }
+    //  Another user's store (a start by hand as root, of the service's
+    //  store): the files it writes would be this user's alone, and the
+    //  service's next start could not open them (a restart loop).
+    uid_t owner;
+    if (journal_store_owner (self->data_dir, &owner) == 0 && owner != geteuid ()) {
+        struct passwd *user = getpwuid (owner);
+        *code = SHOAL_EINVAL;
+        *error = zsys_sprintf (
+            "%s belongs to user %s (uid %u), not to this one (uid %u): the files this start "
+            "would write there would be this user's alone, and that user's node could not "
+            "open them after. Start it as that user (sudo -u %s shoal node ...); nothing was "
+            "changed",
+            self->data_dir, user ? user->pw_name : "?", (unsigned) owner, (unsigned) geteuid (),
+            user ? user->pw_name : "THAT_USER");
         shoal_node_destroy (&self);
         return NULL;
     }

@@ -369,6 +369,20 @@ static void test_repair_files_are_private (void **state)
         if (code != 2 || !strstr (err, "belongs to user nobody") ||
             !strstr (err, "nothing was changed"))
             fail_msg ("repair of nobody's store exited %d: %s%s", code, out, err);
+        //  A node started on it by hand, as root (a one-off --restored
+        //  start of the service's store): refused likewise, no file of
+        //  root's left there (its CURRENT and MANIFEST, root's 0600, kept
+        //  the service's node out: a restart loop, an SRE's review).
+        assert_int_equal (proc_run (p, out, err, "chown -R nobody \"$DIR/data\""), 0);
+        code = proc_run (p, out, err,
+                         "\"$SHOAL\" node --data \"$DIR/data\" --endpoint \"$E\" --metrics off");
+        if (code == 0 || !strstr (err, "belongs to user nobody") ||
+            !strstr (err, "Start it as that user") || !strstr (err, "nothing was changed"))
+            fail_msg ("a node as root on nobody's store exited %d: %s%s", code, out, err);
+        code = proc_run (p, out, err, "find \"$DIR/data\" -user root ! -path \"$DIR/data\"");
+        if (code != 0 || out[0])
+            fail_msg ("files of root's in nobody's store after a refused start: %s", out);
+        assert_int_equal (proc_run (p, out, err, "chown -R root \"$DIR/data\""), 0);
         assert_int_equal (chown (path, before.st_uid, before.st_gid), 0);
         assert_int_equal (chown (lock, before.st_uid, before.st_gid), 0);
     } else

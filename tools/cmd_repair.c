@@ -100,20 +100,15 @@ int cmd_repair (int argc, char **argv)
     //  The repair rewrites every table and the MANIFEST: as private as the
     //  node makes them (cmd_node.c), whatever the shell's umask; and so
     //  its user's, not another's (root's 0600 tables the node could not read).
-    //  The store's owner: its LOCK file's (the node's user makes it), else
-    //  the directory's (a store that lost its LOCK).
-    struct stat st;
-    char lock[PATH_MAX];
-    snprintf (lock, sizeof lock, "%s/LOCK", dir);
-    int found = stat (lock, &st) == 0 ? 0 : stat (dir, &st);
-    if (found == 0 && st.st_uid != geteuid ()) {
-        struct passwd *owner = getpwuid (st.st_uid);
+    uid_t uid;
+    if (journal_store_owner (dir, &uid) == 0 && uid != geteuid ()) {
+        struct passwd *owner = getpwuid (uid);
         fprintf (stderr,
                  "shoal repair: %s belongs to user %s (uid %u), not to this one (uid %u): the "
                  "tables a repair writes would be this user's alone, and the node could not "
                  "read them. Run it as that user (sudo -u %s shoal repair --data %s); nothing "
                  "was changed\n",
-                 dir, owner ? owner->pw_name : "?", (unsigned) st.st_uid, (unsigned) geteuid (),
+                 dir, owner ? owner->pw_name : "?", (unsigned) uid, (unsigned) geteuid (),
                  owner ? owner->pw_name : "THAT_USER", dir);
         return EXIT_USAGE;
     }
