@@ -3,7 +3,8 @@
     FIFO for SYNCED and LOGCHECK, a directory for SYNCED. A start opened
     the FIFO for reading and waited for a writer for ever, saying nothing;
     it now takes each as none, says so, and serves, its books whole.
-    Real processes (tests/proc.h).
+    And the stop's line names the signal and its sender. Real processes
+    (tests/proc.h).
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,6 +63,13 @@ static void test_fifo_and_directory (void **state)
     proc_read (p, "node.log", log);
     assert_null (strstr (log, "9223372036854775807"));
     proc_node_signal (p, SIGTERM);
+    //  The stop's line says by what, and from whom: this test's process
+    //  (a node stopped by a stray `pkill` said only "stopped").
+    char said[96];
+    snprintf (said, sizeof said, "shoal node: stopped by SIGTERM from pid %d (test_data_dir_f)",
+              (int) getpid ());
+    proc_read (p, "node.log", log);
+    proc_assert_has (log, said);
 }
 
 int main (void)
