@@ -284,12 +284,23 @@ const char *peers_seen_judge (peers_seen_t *self, int node, const void *data, si
     uint64_t floor = s_kept (seen), floor_sum = s_kept_sum (seen);
     if (gen < seen->gen || (gen == seen->gen && end < floor)) {
         seen->refused = true;
-        snprintf (why, why_size,
-                  "%s what %s saw of it: its event log ends at %" PRIu64 ", %s saw %" PRIu64
-                  "%s (restored from an older backup, repaired with losses, or made anew?); to "
-                  "take it as it is, with what it lost, start it with --restored",
-                  PEERS_SEEN_BEHIND, me, end, me, floor,
-                  gen < seen->gen ? " of a store its operator took since" : "");
+        //  An older generation may end past the floor (a copy from before
+        //  a --restored start, put back): not "behind" by its end, which
+        //  an SRE's review found said as "ends at 2470, n1 saw 2321".
+        if (gen < seen->gen)
+            snprintf (why, why_size,
+                      "%s what %s saw of it: it is a store from before its operator took one as "
+                      "it was since (--restored or --new-store), which %s saw to %" PRIu64
+                      " (this one ends at %" PRIu64
+                      ": a copy of the store from before that, put back?); to take it as it is, "
+                      "start it with --restored",
+                      PEERS_SEEN_BEHIND, me, me, floor, end);
+        else
+            snprintf (why, why_size,
+                      "%s what %s saw of it: its event log ends at %" PRIu64 ", %s saw %" PRIu64
+                      " (restored from an older backup, repaired with losses, or made anew?); to "
+                      "take it as it is, with what it lost, start it with --restored",
+                      PEERS_SEEN_BEHIND, me, end, me, floor);
         return why;
     }
     if (gen > seen->gen && end < floor)
