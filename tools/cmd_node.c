@@ -630,8 +630,8 @@ static void s_on_stop (int sig, siginfo_t *info, void *context)
         s_stop_pid = info ? (sig_atomic_t) info->si_pid : 0;
         s_stop_signal = sig;
     }
-    zsys_interrupted = 1; //  as czmq's own handler, which this one replaces
-    zctx_interrupted = 1;
+    zsys_interrupted = 1; //  as czmq's own handler, which this one replaces (its zctx_
+                          //  flag is the deprecated zctx's, which nothing here reads)
 }
 
 //  Catches SIGINT and SIGTERM with s_on_stop (after zsys_init, which
