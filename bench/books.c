@@ -443,6 +443,17 @@ static void s_said_accounts (char *text, size_t size, const books_transfer_t *tr
         text[used - 2] = 0;
 }
 
+bool books_break_give_back (const books_break_t *brk, const char **account, int64_t *amount)
+{
+    const books_transfer_t *transfer = brk->transfer;
+    if (brk->invariant != BOOKS_TERMINAL || !transfer || transfer->last[0] ||
+        transfer->debits != 1 || transfer->credits || transfer->refunds)
+        return false;
+    *account = transfer->debited_from;
+    *amount = transfer->debited;
+    return true;
+}
+
 const char *books_break_say (const books_break_t *brk, const books_summary_t *summary, char *text,
                              size_t size)
 {
@@ -488,6 +499,13 @@ const char *books_break_say (const books_break_t *brk, const books_summary_t *su
         return text;
     }
     s_said_accounts (text, size, transfer);
+    const char *to;
+    int64_t amount;
+    size_t used = strlen (text);
+    if (books_break_give_back (brk, &to, &amount) && used < size)
+        snprintf (text + used, size - used,
+                  ": no saga will credit or refund it, give %lld back to %s by hand",
+                  (long long) amount, to ? to : "its account");
     return text;
 }
 

@@ -175,13 +175,21 @@ typedef struct {
 } books_break_t;
 
 //  Every break of the books as summary (books_verify's) found them, in
-//  the order of their keys (then of the invariants): *breaks (the
+//  the order of the invariants, then of their keys: *breaks (the
 //  caller's to free) gets *count of them. Returns 0 or SHOAL_ENOMEM.
 int books_breaks (books_t *self, const books_summary_t *summary, books_break_t **breaks,
                   size_t *count);
 
+//  The money a transfer's break leaves in no account for good: a transfer
+//  whose stream is in no store read (its saga's node not given, or lost)
+//  that debited one account and did nothing else. Its account and amount
+//  into *account and *amount; false for any other break (a transfer also
+//  credited or refunded is whole, whatever its stream).
+bool books_break_give_back (const books_break_t *brk, const char **account, int64_t *amount);
+
 //  What the break is, said in text (size bytes, cut to it): its account,
-//  or its transfer with the accounts its events name, and the amounts.
+//  or its transfer with the accounts its events name, and the amounts,
+//  and the money to give back (books_break_give_back).
 //  summary is books_verify's (for money's). Returns text.
 const char *books_break_say (const books_break_t *brk, const books_summary_t *summary, char *text,
                              size_t size);

@@ -60,8 +60,10 @@ static void s_help (FILE *out)
                   "each transfer with the accounts and amounts its events name: after a\n"
                   "node is lost for good, check the others' stores with --list: each\n"
                   "transfer whose stream is in none of them (\"its saga's node was not\n"
-                  "given, or is lost\") and that debited an account is money to give\n"
-                  "back by hand (shoal send account/A Deposit ...), which no saga will.\n\n"
+                  "given, or is lost\") that debited an account and was neither\n"
+                  "credited nor refunded is said \"give N back to account/A by hand\"\n"
+                  "(JSON \"give_back\"): money no saga will return (shoal send account/A\n"
+                  "Deposit amount=N). One credited or refunded too is whole: give nothing.\n\n"
                   "Exit: 0 the books hold; 1 an invariant is broken, a record does not\n"
                   "decode, a stream has a hole, or an event does not apply to its actor (the\n"
                   "bank's types replay each stream as a node's load does; stderr names\n"
@@ -146,6 +148,14 @@ static void s_print_break_json (const books_break_t *brk, const books_summary_t 
         printf (",\"credited\":%lld", (long long) t->credited);
         s_json_field ("refunded_to", t->refunded_to);
         printf (",\"refunded\":%lld", (long long) t->refunded);
+        const char *account;
+        int64_t amount;
+        if (books_break_give_back (brk, &account, &amount)) {
+            printf (",\"give_back\":{\"account\":");
+            json_string (stdout, account ? account : "", account ? strlen (account) : 0);
+            printf (",\"amount\":%lld}", (long long) amount);
+        } else
+            printf (",\"give_back\":null");
     }
     printf ("}");
 }
@@ -290,7 +300,7 @@ static void s_cluster_hint (storecopy_t *const *copies, int count)
                      "between two of its nodes is in both their stores, so its books hold only "
                      "over all of them: give every node's store, stopped (--data per node); a "
                      "node lost for good cannot be given: --list names the transfers its sagas "
-                     "left (debited, with no stream in any store given: money to give back)\n",
+                     "left, and the money to give back by hand\n",
                      strchr (nodes, ',') ? "s" : "", nodes, cluster_len, owners[i]);
         said = true;
     }
