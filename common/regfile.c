@@ -10,7 +10,7 @@
 
 int regfile_open (const char *path)
 {
-    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return -1;
     struct stat st;

@@ -19,6 +19,7 @@
 #include "journal_internal.h"
 #include "keys.h"
 #include "dirsync.h"
+#include "regfile.h"
 #include "storecopy.h"
 #include <czmq.h>
 #include <dirent.h>
@@ -585,7 +586,7 @@ static int s_repair_cleaning (const char *dir, zchunk_t *cleaned, char **report,
     //  report said "nothing dropped" after a record was).
     zchunk_t *said = zchunk_new (NULL, 0);
     snprintf (path, sizeof path, "%s/LOG", dir);
-    FILE *file = fopen (path, "r");
+    FILE *file = regfile_fopen (path);
     char line[1024];
     while (file && fgets (line, sizeof line, file))
         if (strstr (line, "dropping") || strstr (line, "ignoring") || strstr (line, "Corruption") ||

@@ -84,13 +84,22 @@ int janitor_floor_load (journal_t *journal, atomic_int_fast64_t *floor, int64_t 
     //  it was ahead, which cannot be told. Taken as the start: a command
     //  first sent before it with no record is refused as expired (none
     //  runs again), and every later one runs (a floor in the future
-    //  refused them all, until the clock caught up with it).
+    //  refused them all, until the clock caught up with it). Kept so, or
+    //  every start until then would refuse the commands sent while the
+    //  node was down (a review's find): this run trusts the start already.
     if (value > wall_start) {
         log_warn ("shoal node: the store's inbox pruning floor is %" PRId64 " ms past this "
                   "node's clock (set back, or ahead when the floor was kept): a command sent "
                   "before this start that has no inbox record is refused as expired",
                   value - wall_start);
         value = wall_start;
+        char text[32];
+        snprintf (text, sizeof text, "%" PRId64, value);
+        int kept = journal_meta_put (journal, JANITOR_FLOOR_META, text);
+        if (kept)
+            log_warn ("shoal node: cannot keep the inbox's pruning floor as this start's time "
+                      "(%s): the next start refuses so again",
+                      shoal_strerror (kept));
     }
     if (value > atomic_load (floor))
         atomic_store (floor, (int_fast64_t) value);
@@ -152,17 +161,18 @@ static void s_janitor (zsock_t *pipe, void *arg)
         warned = rc != 0;
         if (rc)
             continue;
-        int64_t pruned = journal_inbox_prune (config->journal, cutoff);
-        if (pruned > 0)
-            config->stats[0].pruned += (uint64_t) pruned;
-        //  Records below the cutoff are gone now: a command created before
-        //  it, with no record, may have run (the workers refuse it).
-        if (pruned >= 0 && config->pruned_below) {
+        //  Records below the cutoff go now (a prune that fails halfway has
+        //  deleted some): a command created before it, with no record, may
+        //  have run, and the workers refuse it from before the first delete.
+        if (config->pruned_below) {
             int_fast64_t was = atomic_load (config->pruned_below);
             while (was < cutoff &&
                    !atomic_compare_exchange_weak (config->pruned_below, &was, cutoff))
                 ;
         }
+        int64_t pruned = journal_inbox_prune (config->journal, cutoff);
+        if (pruned > 0)
+            config->stats[0].pruned += (uint64_t) pruned;
     }
     zpoller_destroy (&poller);
 }

@@ -55,7 +55,8 @@ int64_t janitor_expired_before (const worker_config_t *config, int64_t wall_now)
 
 //  Reads the store's kept cutoff (JANITOR_FLOOR_META) into *floor, if it
 //  holds one above it; one past wall_start (the start's wall clock, ms
-//  since the epoch) is taken as wall_start, said in the log. Returns 0,
+//  since the epoch) is taken, and kept, as wall_start, said in the log.
+//  Returns 0,
 //  SHOAL_EFORMAT for one that is not a number, or the journal's error
 //  (*floor as it was).
 int janitor_floor_load (journal_t *journal, atomic_int_fast64_t *floor, int64_t wall_start);

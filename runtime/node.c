@@ -311,8 +311,16 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
     //  Another user's store (a start by hand as root, of the service's
     //  store): the files it writes would be this user's alone, and the
     //  service's next start could not open them (a restart loop).
+    //  A directory with no store yet (a --new-store start) counts by its
+    //  own owner.
     uid_t owner;
-    if (journal_store_owner (self->data_dir, &owner) == 0 && owner != geteuid ()) {
+    struct stat dir_st;
+    bool owned = journal_store_owner (self->data_dir, &owner) == 0;
+    if (!owned && stat (self->data_dir, &dir_st) == 0 && S_ISDIR (dir_st.st_mode)) {
+        owner = dir_st.st_uid;
+        owned = true;
+    }
+    if (owned && owner != geteuid ()) {
         struct passwd *user = getpwuid (owner);
         *code = SHOAL_EINVAL;
         *error = zsys_sprintf (
@@ -385,7 +393,6 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_discard (&self);
         return NULL;
     }
-    node_note_stored_types (self->journal, self->registry);
     *code = node_owner_check (self->journal, self->cluster, self->self_node,
                               self->cert ? zcert_public_txt (self->cert) : NULL, &self->options,
                               self->data_dir, error);
@@ -620,6 +627,9 @@ int shoal_node_start (shoal_node_t *self, char **error)
             return rc;
         self->config.peers = self->peers;
     }
+    //  Every module is loaded now (shoal_node_load_module is refused from
+    //  here on): the store's types that none registers are said.
+    node_note_stored_types (self->journal, self->registry);
     //  What earlier runs pruned of the inboxes, whatever their retention.
     rc = janitor_floor_load (self->journal, &self->pruned_below, self->config.wall_start);
     if (rc == SHOAL_EFORMAT) {

@@ -103,6 +103,11 @@ peers_seen_t *peers_seen_open (const char *dir, const cluster_t *cluster, int64_
     char path[PATH_MAX + 32], line[256];
     snprintf (path, sizeof path, "%s/%s", dir, PEERS_SEEN_FILE);
     FILE *file = regfile_fopen (path); //  not a regular file: none (never waited on)
+    if (!file && errno == EINVAL)
+        log_warn ("shoal node: %s is not a regular file: taken as none (what this node saw of "
+                  "its peers' stores is forgotten, and a peer restored from an older copy is "
+                  "not found out by it)",
+                  path);
     //  "NAME END GEN SUM", a whole line (GEN and SUM missing in a file of
     //  an older node). Read strictly: the file is not synced, and a power
     //  cut may leave a line cut short, whose sum read as another would
@@ -543,4 +548,8 @@ void peers_seen_mark_clear (const char *dir)
     snprintf (path, sizeof path, "%s/%s", dir, PEERS_SEEN_MARK_FILE);
     if (unlink (path) == 0)
         dirsync_sync (dir, NULL);
+    else if (errno != ENOENT) //  a directory put there, say: it would mark every next start
+        log_warn ("shoal node: cannot remove %s (%s): remove it by hand, or the next start "
+                  "takes this store as refused again",
+                  path, strerror (errno));
 }

@@ -383,6 +383,16 @@ static void test_repair_files_are_private (void **state)
         if (code != 0 || out[0])
             fail_msg ("files of root's in nobody's store after a refused start: %s", out);
         assert_int_equal (proc_run (p, out, err, "chown -R root \"$DIR/data\""), 0);
+        //  An empty directory of nobody's (a --new-store start): the same,
+        //  and it stays empty.
+        code = proc_run (p, out, err,
+                         "mkdir \"$DIR/empty\" && chown nobody \"$DIR/empty\" && \"$SHOAL\" "
+                         "node --data \"$DIR/empty\" --endpoint \"$E\" --metrics off");
+        if (code == 0 || !strstr (err, "belongs to user nobody"))
+            fail_msg ("a node as root in nobody's empty directory exited %d: %s%s", code, out, err);
+        assert_int_equal (proc_run (p, out, err, "ls -A \"$DIR/empty\""), 0);
+        if (out[0])
+            fail_msg ("files left in nobody's empty directory after a refused start: %s", out);
         assert_int_equal (chown (path, before.st_uid, before.st_gid), 0);
         assert_int_equal (chown (lock, before.st_uid, before.st_gid), 0);
     } else

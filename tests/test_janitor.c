@@ -166,6 +166,10 @@ static void test_floor_load (void **state)
     assert_int_equal (journal_meta_put (journal, JANITOR_FLOOR_META, value), 0);
     assert_int_equal (janitor_floor_load (journal, &floor, WALL0), 0);
     assert_int_equal (atomic_load (&floor), WALL0);
+    //  ... and kept so: the next start, a minute on, takes it as it is.
+    atomic_store (&floor, 0);
+    assert_int_equal (janitor_floor_load (journal, &floor, WALL0 + 60000), 0);
+    assert_int_equal (atomic_load (&floor), WALL0);
     assert_int_equal (journal_meta_put (journal, JANITOR_FLOOR_META, "12x"), 0);
     assert_int_equal (janitor_floor_load (journal, &floor, WALL0), SHOAL_EFORMAT);
     assert_int_equal (atomic_load (&floor), WALL0);

@@ -124,9 +124,10 @@ static void s_plain_events (client_t *self)
             self->plain_ended++;
         self->plain_mismatch |=
             id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || self->plain_ended >= CLIENT_CLOSED_MIN;
-        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) { //  what listens takes us: not CURVE-only
             self->plain_handshaken = true;
             self->plain_ended = 0;
+            self->plain_mismatch = false;
         } else if (id == ZMQ_EVENT_DISCONNECTED && self->plain_handshaken) {
             self->plain_handshaken = false;
             self->plain_lost = true;
