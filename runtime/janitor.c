@@ -106,6 +106,25 @@ int janitor_floor_load (journal_t *journal, atomic_int_fast64_t *floor, int64_t 
     return 0;
 }
 
+int janitor_floor_start (journal_t *journal, atomic_int_fast64_t *floor, int64_t wall_start,
+                         char **error)
+{
+    int rc = janitor_floor_load (journal, floor, wall_start);
+    if (rc == SHOAL_EFORMAT) {
+        //  Not a number: every command with no record, created before
+        //  this start, is refused as expired (none runs twice).
+        log_error ("shoal node: the store's %s is not a number: every command created before "
+                   "this start that has no inbox record is refused as expired",
+                   JANITOR_FLOOR_META);
+        atomic_store (floor, (int_fast64_t) wall_start);
+        return 0;
+    }
+    if (rc)
+        *error = zsys_sprintf ("cannot read the store's %s: %s", JANITOR_FLOOR_META,
+                               shoal_strerror (rc));
+    return rc;
+}
+
 //  Keeps cutoff as the store's floor before records below it are pruned
 //  (JANITOR_FLOOR_META), if it is above the floor kept (*kept). Returns
 //  0 or the journal's error (then nothing may be pruned).

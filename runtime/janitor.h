@@ -61,6 +61,14 @@ int64_t janitor_expired_before (const worker_config_t *config, int64_t wall_now)
 //  (*floor as it was).
 int janitor_floor_load (journal_t *journal, atomic_int_fast64_t *floor, int64_t wall_start);
 
+//  janitor_floor_load at a node's start: a floor that is not a number is
+//  said as an error and taken as wall_start (every command created before
+//  the start that has no record is refused as expired: none runs twice),
+//  and 0 returned. Returns 0, or the journal's error with *error set
+//  (free it).
+int janitor_floor_start (journal_t *journal, atomic_int_fast64_t *floor, int64_t wall_start,
+                         char **error);
+
 //  Starts the janitor thread: every tenth of the retention (at least every
 //  500 ms, at most hourly) it prunes config's journal, once the cutoff
 //  is kept (JANITOR_FLOOR_META; a cutoff that cannot be kept prunes

@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -308,28 +307,9 @@ shoal_node_t *shoal_node_new (const shoal_node_options_t *options, int *code, ch
         shoal_node_destroy (&self);
         return NULL;
     }
-    //  Another user's store (a start by hand as root, of the service's
-    //  store): the files it writes would be this user's alone, and the
-    //  service's next start could not open them (a restart loop).
-    //  A directory with no store yet (a --new-store start) counts by its
-    //  own owner.
-    uid_t owner;
-    struct stat dir_st;
-    bool owned = journal_store_owner (self->data_dir, &owner) == 0;
-    if (!owned && stat (self->data_dir, &dir_st) == 0 && S_ISDIR (dir_st.st_mode)) {
-        owner = dir_st.st_uid;
-        owned = true;
-    }
-    if (owned && owner != geteuid ()) {
-        struct passwd *user = getpwuid (owner);
-        *code = SHOAL_EINVAL;
-        *error = zsys_sprintf (
-            "%s belongs to user %s (uid %u), not to this one (uid %u): the files this start "
-            "would write there would be this user's alone, and that user's node could not "
-            "open them after. Start it as that user (sudo -u %s shoal node ...); nothing was "
-            "changed",
-            self->data_dir, user ? user->pw_name : "?", (unsigned) owner, (unsigned) geteuid (),
-            user ? user->pw_name : "THAT_USER");
+    //  Another user's store: the files it writes would be this user's.
+    *code = node_owner_user (self->data_dir, error);
+    if (*code) {
         shoal_node_destroy (&self);
         return NULL;
     }
@@ -631,19 +611,9 @@ int shoal_node_start (shoal_node_t *self, char **error)
     //  here on): the store's types that none registers are said.
     node_note_stored_types (self->journal, self->registry);
     //  What earlier runs pruned of the inboxes, whatever their retention.
-    rc = janitor_floor_load (self->journal, &self->pruned_below, self->config.wall_start);
-    if (rc == SHOAL_EFORMAT) {
-        //  Not a number: every command with no record, created before
-        //  this start, is refused as expired (none runs twice).
-        log_error ("shoal node: the store's %s is not a number: every command created before "
-                   "this start that has no inbox record is refused as expired",
-                   JANITOR_FLOOR_META);
-        atomic_store (&self->pruned_below, (int_fast64_t) self->config.wall_start);
-    } else if (rc) {
-        *error = zsys_sprintf ("cannot read the store's %s: %s", JANITOR_FLOOR_META,
-                               shoal_strerror (rc));
+    rc = janitor_floor_start (self->journal, &self->pruned_below, self->config.wall_start, error);
+    if (rc)
         return rc;
-    }
     //  The turns the last run died in count against their messages
     //  (deadletter.h) before any worker may run one again.
     turnfile_recover (self->data_dir, deadletter_crashed, self->journal);

@@ -7,7 +7,11 @@
 
 #include <czmq.h>
 #include <inttypes.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 //  Placements longer than this in all are not said whole in a refusal.
@@ -319,4 +323,28 @@ void node_note_stored_types (journal_t *journal, shoal_registry_t *registry)
     if (rc)
         log_warn ("shoal node: cannot read which actor types the store holds: %s",
                   shoal_strerror (rc));
+}
+
+int node_owner_user (const char *data_dir, char **error)
+{
+    //  A directory with no store yet (a --new-store start) counts by its
+    //  own owner.
+    uid_t owner;
+    struct stat dir_st;
+    bool owned = journal_store_owner (data_dir, &owner) == 0;
+    if (!owned && stat (data_dir, &dir_st) == 0 && S_ISDIR (dir_st.st_mode)) {
+        owner = dir_st.st_uid;
+        owned = true;
+    }
+    if (!owned || owner == geteuid ())
+        return 0;
+    struct passwd *user = getpwuid (owner);
+    *error = zsys_sprintf (
+        "%s belongs to user %s (uid %u), not to this one (uid %u): the files this start "
+        "would write there would be this user's alone, and that user's node could not "
+        "open them after. Start it as that user (sudo -u %s shoal node ...); nothing was "
+        "changed",
+        data_dir, user ? user->pw_name : "?", (unsigned) owner, (unsigned) geteuid (),
+        user ? user->pw_name : "THAT_USER");
+    return SHOAL_EINVAL;
 }

@@ -33,4 +33,12 @@ int node_owner_check (journal_t *journal, const cluster_t *cluster, int node, co
 //  store. A store that cannot be read for it is said, and changes nothing.
 void node_note_stored_types (journal_t *journal, shoal_registry_t *registry);
 
+//  Refuses a data directory of another user's: its store's (its LOCK's
+//  owner, else the directory's), or, with no store yet (a --new-store
+//  start), the directory's own, against the effective user. A start by
+//  hand as root on the service's store left root's 0600 files there, and
+//  the service's next start failed on them (a restart loop). Returns 0,
+//  or SHOAL_EINVAL with *error set (free it), nothing written.
+int node_owner_user (const char *data_dir, char **error);
+
 #endif

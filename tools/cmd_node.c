@@ -7,6 +7,7 @@
 #include "zplfile.h"
 #include "options.h"
 #include "node.h"
+#include "node_stop.h"
 #include "modules.h"
 #include "log.h"
 #include "account.h"
@@ -617,59 +618,6 @@ static int s_load (shoal_node_t *node, void *arg, char **error)
     return rc;
 }
 
-//  The signal that stopped the node, and who sent it (SA_SIGINFO): said
-//  in the stop's line, so that a stop nobody asked for can be traced (a
-//  script killing by pattern stopped a node, and its log said only
-//  "stopped": an SRE's review).
-static volatile sig_atomic_t s_stop_signal, s_stop_pid;
-
-static void s_on_stop (int sig, siginfo_t *info, void *context)
-{
-    (void) context;
-    if (!s_stop_signal) {
-        s_stop_pid = info ? (sig_atomic_t) info->si_pid : 0;
-        s_stop_signal = sig;
-    }
-    zsys_interrupted = 1; //  as czmq's own handler, which this one replaces (its zctx_
-                          //  flag is the deprecated zctx's, which nothing here reads)
-}
-
-//  Catches SIGINT and SIGTERM with s_on_stop (after zsys_init, which
-//  installs czmq's).
-static void s_catch_stop (void)
-{
-    struct sigaction action = {.sa_sigaction = s_on_stop, .sa_flags = SA_SIGINFO};
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-}
-
-//  "stopped", then by what: " by SIGTERM from pid 812 (systemd)". The
-//  sender's name is its /proc/PID/comm, if it still runs.
-static void s_log_stopped (void)
-{
-    int sig = s_stop_signal, pid = s_stop_pid;
-    if (!sig) {
-        log_info ("shoal node: stopped");
-        return;
-    }
-    char comm[64] = "", path[64];
-    snprintf (path, sizeof path, "/proc/%d/comm", pid);
-    FILE *file = pid > 0 ? fopen (path, "r") : NULL;
-    if (file) {
-        if (!fgets (comm, sizeof comm, file))
-            comm[0] = 0;
-        comm[strcspn (comm, "\n")] = 0;
-        fclose (file);
-    }
-    const char *name = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
-    if (pid > 0)
-        log_info ("shoal node: stopped by %s from pid %d%s%s%s", name, pid, comm[0] ? " (" : "",
-                  comm, comm[0] ? ")" : "");
-    else
-        log_info ("shoal node: stopped by %s (from the kernel or a terminal)", name);
-}
-
 //  Loads the modules, opens the store and serves until a signal. Returns
 //  the exit code. A start refused leaves no store it made.
 static int s_run (shoal_node_options_t *opts, const char **modules, int module_count,
@@ -677,7 +625,7 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
 {
     signal (SIGPIPE, SIG_IGN);
     zsys_init ();
-    s_catch_stop ();
+    node_stop_catch ();
     zsys_set_logident ("shoal");
     zsys_set_logstream (stderr); //  stdout has the ready line alone
     s_raise_files_limit ();
@@ -741,7 +689,7 @@ static int s_run (shoal_node_options_t *opts, const char **modules, int module_c
     fflush (stdout);
     shoal_node_run (node);
     shoal_node_destroy (&node);
-    s_log_stopped ();
+    node_stop_said ();
     return 0;
 }
 
