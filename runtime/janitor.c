@@ -150,10 +150,10 @@ static void s_janitor (zsock_t *pipe, void *arg)
     int64_t interval = config->retention_ms / 10;
     interval = interval < 500 ? 500 : interval > 3600000 ? 3600000 : interval;
     zpoller_t *poller = zpoller_new (pipe, NULL);
-    //  The floor as stored, never lowered (janitor_floor_load may have
-    //  taken a lower one for this run): a cutoff below it is not kept.
-    //  One that is not a number (the start took its own time for it) is
-    //  written over once a cutoff passes that.
+    //  The floor as stored (janitor_floor_load kept the start's time in
+    //  place of one past it), never lowered here: a cutoff below it is not
+    //  kept. One that is not a number (the start took its own time for
+    //  it) is written over once a cutoff passes that.
     int64_t kept;
     if (s_floor_stored (config->journal, &kept) != 0)
         kept = INT64_MIN;
