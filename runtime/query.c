@@ -213,7 +213,11 @@ void query_run (worker_t *self, const uint8_t *route, size_t route_size, const e
                         encoded == SHOAL_ETOOBIG ? "reply_too_big" : "unavailable",
                         encoded == SHOAL_ETOOBIG ? "the reply exceeds the envelope limit"
                                                  : shoal_strerror (encoded));
-    } else if (rc == SHOAL_ENOTFOUND)
+    } else if (rc == SHOAL_ENOTFOUND && registry_stored (self->config->registry, envelope->to))
+        turn_error (self, route, route_size, envelope, "unavailable",
+                    "the store holds actors of this type, and this node started without the "
+                    "module that registers it: ask again once it is started with it");
+    else if (rc == SHOAL_ENOTFOUND)
         turn_error (self, route, route_size, envelope, "unknown_type",
                     "no actor type is registered for this address");
     else if (rc == SHOAL_ETYPE && why[0]) //  a field of the query's of another type

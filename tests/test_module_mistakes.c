@@ -95,6 +95,11 @@ static void test_module_left_out (void **state)
     }
     assert_int_equal (proc_run (p, out, err, "$SHOAL send --endpoint $E nosuch/x Boom"), 1);
     proc_assert_has (out, "\"code\":\"unknown_type\"");
+    //  A get of it: the same, not a type that does not exist.
+    int got = proc_run (p, out, err, "$SHOAL get --endpoint $E --timeout 1500 poison/p");
+    if (got == 0 || !strstr (out, "unavailable") ||
+        !strstr (out, "this node started without the module that registers it"))
+        fail_msg ("get poison/p, poison.so left out: exit %d: %s%s", got, out, err);
     //  An actor's command: pending, its last failure said, not settled.
     int rc =
         proc_run (p, out, err, "$SHOAL send --endpoint $E counter/f Forward to=poison/p name=Boom");
