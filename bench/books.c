@@ -400,12 +400,16 @@ static void s_each_break (books_t *self, break_fn *fn, void *arg)
 
 //  Counts a break, and keeps the first by key of its invariant (so the
 //  report does not depend on the tables' order).
+typedef struct {
+    books_summary_t *summary;
+    books_break_t firsts[BOOKS_INVARIANT_COUNT]; //  the first of each, by key
+} counting_t;
+
 static void s_count_break (void *arg, const books_break_t *brk)
 {
-    books_summary_t *summary = ((void **) arg)[0];
-    books_break_t *firsts = ((void **) arg)[1];
-    books_break_t *first = &firsts[brk->invariant];
-    if (summary->broken[brk->invariant]++ == 0 || strcmp (brk->key, first->key) < 0)
+    counting_t *counting = arg;
+    books_break_t *first = &counting->firsts[brk->invariant];
+    if (counting->summary->broken[brk->invariant]++ == 0 || strcmp (brk->key, first->key) < 0)
         *first = *brk;
 }
 
@@ -593,29 +597,33 @@ int books_verify (books_t *self, books_summary_t *summary)
     }
     summary->deposits = self->deposits;
     summary->withdrawals = self->withdrawals;
-    books_break_t firsts[BOOKS_INVARIANT_COUNT];
-    void *counting[] = {summary, firsts};
-    s_each_break (self, s_count_break, counting);
+    counting_t counting = {.summary = summary};
+    s_each_break (self, s_count_break, &counting);
     if (summary->total + summary->in_flight != self->deposits - self->withdrawals) {
         books_break_t money = {BOOKS_MONEY, "", NULL, NULL};
-        s_count_break (counting, &money);
+        s_count_break (&counting, &money);
     }
     bool held = true;
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
         if (summary->broken[i]) {
-            books_break_say (&firsts[i], summary, summary->first[i], sizeof summary->first[i]);
+            books_break_say (&counting.firsts[i], summary, summary->first[i],
+                             sizeof summary->first[i]);
             held = false;
         }
     return held ? 0 : SHOAL_EREJECTED;
 }
 
 //  Collects a break into an array (its size counted beforehand).
+typedef struct {
+    books_break_t *breaks; //  most of them at the most
+    size_t count, most;
+} collecting_t;
+
 static void s_collect_break (void *arg, const books_break_t *brk)
 {
-    books_break_t *breaks = ((void **) arg)[0];
-    size_t *count = ((void **) arg)[1], most = *(size_t *) ((void **) arg)[2];
-    if (*count < most)
-        breaks[(*count)++] = *brk;
+    collecting_t *collecting = arg;
+    if (collecting->count < collecting->most)
+        collecting->breaks[collecting->count++] = *brk;
 }
 
 static int s_by_invariant_and_key (const void *a, const void *b)
@@ -629,17 +637,17 @@ static int s_by_invariant_and_key (const void *a, const void *b)
 int books_breaks (books_t *self, const books_summary_t *summary, books_break_t **breaks,
                   size_t *count)
 {
-    size_t most = 0;
+    collecting_t collecting = {0};
     for (int i = 0; i < BOOKS_INVARIANT_COUNT; i++)
-        most += summary->broken[i];
+        collecting.most += summary->broken[i];
     *count = 0;
-    *breaks = calloc (most ? most : 1, sizeof (books_break_t));
-    if (!*breaks)
+    collecting.breaks = calloc (collecting.most ? collecting.most : 1, sizeof (books_break_t));
+    if (!(*breaks = collecting.breaks))
         return SHOAL_ENOMEM;
     if (summary->broken[BOOKS_MONEY])
-        (*breaks)[(*count)++] = (books_break_t){BOOKS_MONEY, "", NULL, NULL};
-    void *collecting[] = {*breaks, count, &most};
-    s_each_break (self, s_collect_break, collecting);
-    qsort (*breaks, *count, sizeof (books_break_t), s_by_invariant_and_key);
+        collecting.breaks[collecting.count++] = (books_break_t){BOOKS_MONEY, "", NULL, NULL};
+    s_each_break (self, s_collect_break, &collecting);
+    qsort (collecting.breaks, collecting.count, sizeof (books_break_t), s_by_invariant_and_key);
+    *count = collecting.count;
     return 0;
 }

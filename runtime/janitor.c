@@ -150,15 +150,10 @@ static void s_janitor (zsock_t *pipe, void *arg)
     int64_t interval = config->retention_ms / 10;
     interval = interval < 500 ? 500 : interval > 3600000 ? 3600000 : interval;
     zpoller_t *poller = zpoller_new (pipe, NULL);
-    //  The floor as stored (janitor_floor_load kept the start's time in
-    //  place of one past it), never lowered here: a cutoff below it is not
-    //  kept. One that is not a number (the start took its own time for
-    //  it) is written over once a cutoff passes that.
-    int64_t kept;
-    if (s_floor_stored (config->journal, &kept) != 0)
-        kept = INT64_MIN;
-    if (config->pruned_below && atomic_load (config->pruned_below) > kept)
-        kept = atomic_load (config->pruned_below);
+    //  The floor as the start read it (janitor_floor_start: the stored one,
+    //  or the start's time in place of one past it or not a number), never
+    //  lowered here: a cutoff below it is not kept.
+    int64_t kept = config->pruned_below ? atomic_load (config->pruned_below) : INT64_MIN;
     bool warned = false; //  a floor that could not be kept, said once until it is
     while (true) {
         void *which = zpoller_wait (poller, (int) interval);
